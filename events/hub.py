@@ -227,7 +227,7 @@ class ConsoleOutbox:
         if self.closed:
             return
         if self.acked_seq is not None and seq - self.acked_seq > self._capacity:
-            self._overflow(f"it is {seq - self.acked_seq} events behind")
+            self.close_to_resume(f"it is {seq - self.acked_seq} events behind")
             return
         if self._writer is None:
             if seq > self.sent_seq:
@@ -287,7 +287,7 @@ class ConsoleOutbox:
         """Close the console if events have waited too long for an acknowledgement."""
         since = self.outstanding_since
         if not self.closed and since is not None and now - since > self._ack_silence:
-            self._overflow(f"it acknowledged nothing for {now - since:.0f} s")
+            self.close_to_resume(f"it acknowledged nothing for {now - since:.0f} s")
 
     def _sent_event(self, seq: int) -> None:
         self.sent_seq = seq
@@ -314,11 +314,11 @@ class ConsoleOutbox:
         if len(self._items) >= self._capacity:
             self._items = deque(item for item in self._items if item[0] != _DROPPABLE)
             if len(self._items) >= self._capacity:
-                self._overflow("its outbound queue is full")
+                self.close_to_resume("its outbound queue is full")
                 return False
         return True
 
-    def _overflow(self, why: str) -> None:
+    def close_to_resume(self, why: str) -> None:
         logger.warning("Closing a console with 4008 so that it resumes: %s.", why)
         self.stop()
         # The close may wait until the socket is writable again, so it runs in
@@ -537,16 +537,19 @@ class Hub:
         requests of the thread it waited for (tens of ms, every heartbeat).
         """
         try:
+            # The hub delivers on while the read is under way, so the log went
+            # back only if it is behind what had been delivered when it began.
+            delivered = self.head
             # Not thread-sensitive: the one thread of sync views may be busy with a request.
             head = await database_sync_to_async(head_seq, thread_sensitive=False)()
-            if head < self.head:
+            if head < delivered:
                 # The log went back (a database restored from a backup; tests
                 # that empty it): every console's sequence is now meaningless,
                 # so each resumes, and gets a fresh snapshot.
-                logger.warning("The event log's head went back from %s to %s; consoles resume.", self.head, head)
+                logger.warning("The event log's head went back from %s to %s; consoles resume.", delivered, head)
                 self.head = head
                 for outbox in tuple(self.consoles):
-                    outbox._overflow("the event log went back")
+                    outbox.close_to_resume("the event log went back")
                 return
             if head > self.head:
                 await asyncio.sleep(LOG_CHECK_GRACE)  # its publish may be on its way

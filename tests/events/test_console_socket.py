@@ -39,14 +39,16 @@ async def test_a_console_gets_the_snapshot_first_then_every_event_in_order(open_
 
 
 async def test_events_committed_while_a_console_joins_are_neither_lost_nor_repeated(open_console, dispatcher):
-    # A writer commits events without pause while consoles connect, so some
-    # commit between the console joining the hub and its snapshot.
+    # A writer commits events all along while consoles connect, so some commit
+    # between the console joining the hub and its snapshot. It paces itself so
+    # that consoles not yet read stay within their queue's capacity.
     stop = threading.Event()
     written: list[int] = []
 
     def keep_writing():
         while not stop.is_set():
             written.append(record("call.updated").seq)
+            time.sleep(0.002)
 
     writer = threading.Thread(target=keep_writing)
     writer.start()
