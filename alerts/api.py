@@ -6,19 +6,26 @@ to a colleague's alert. Supervisors and administrators list devices. Cameras
 post telemetry with their bearer token.
 """
 
+import json
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
 from django.http.request import RawPostDataException
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import mixins
 from rest_framework import status as http
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
@@ -26,7 +33,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import Role, has_role
 from alerts import services
-from alerts.auth import DeviceTokenAuthentication
+from alerts.auth import INVALID_TOKEN, NO_TOKEN, DeviceTokenAuthentication, bearer_token
 from alerts.models import Alert, Device
 from alerts.serializers import (
     AlertFilterSerializer,
@@ -37,7 +44,15 @@ from alerts.serializers import (
     IngestAnswerSerializer,
     ResolveSerializer,
 )
-from alerts.telemetry import MAX_BATCH, MAX_BODY_BYTES, BadBody, load_body, parse_events
+from alerts.telemetry import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    BadBody,
+    DeviceEventIn,
+    Rejection,
+    load_body,
+    parse_events,
+)
 from audit.services import client_ip
 from dispatch.models import Unit
 from dispatch.serializers import AssignmentSerializer
@@ -145,53 +160,53 @@ class AlertDetailView(AlertView):
         return Response(AlertSerializer(self.get_alert(pk)).data)
 
 
-class AlertAcknowledgeView(AlertView):
-    @extend_schema(
-        summary="Acknowledge an alert (you have seen it and are acting)",
-        request=None,
-        responses={200: AlertSerializer, 409: CONFLICT},
-    )
+class AlertStepView(AlertView):
+    # One view for acknowledge, resolve and false: the same request, another service
+    # (`step`); for_step() makes each route's view with its own schema.
+    step = None
+    takes_note = True
+
     def post(self, request, pk: int):
-        alert = services.alert_acknowledge(alert=self.get_alert(pk), actor=request.user, source_ip=client_ip(request))
+        extra = {}
+        if self.takes_note:
+            data = ResolveSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            extra["note"] = data.validated_data.get("note", "")
+        alert = type(self).step(alert=self.get_alert(pk), actor=request.user, source_ip=client_ip(request), **extra)
         return self.alert_response(alert)
 
-
-class AlertResolveView(AlertView):
-    @extend_schema(
-        summary="Resolve an alert (the situation is over)",
-        request=ResolveSerializer,
-        responses={200: AlertSerializer, 409: CONFLICT},
-        examples=[OpenApiExample("Resolved", value={"note": "Officer up, suspect in custody."}, request_only=True)],
-    )
-    def post(self, request, pk: int):
-        data = ResolveSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        alert = services.alert_resolve(
-            alert=self.get_alert(pk),
-            actor=request.user,
-            note=data.validated_data.get("note", ""),
-            source_ip=client_ip(request),
+    @classmethod
+    def for_step(cls, name: str, step, *, summary: str, takes_note: bool, examples=()):
+        view = type(name, (cls,), {"step": staticmethod(step), "takes_note": takes_note, "__module__": __name__})
+        schema = extend_schema(
+            summary=summary,
+            request=ResolveSerializer if takes_note else None,
+            responses={200: AlertSerializer, 409: CONFLICT},
+            examples=list(examples),
         )
-        return self.alert_response(alert)
+        return extend_schema_view(post=schema)(view)
 
 
-class AlertFalseView(AlertView):
-    @extend_schema(
-        summary="Mark an alert false (no officer was in danger)",
-        request=ResolveSerializer,
-        responses={200: AlertSerializer, 409: CONFLICT},
-        examples=[OpenApiExample("Dropped camera", value={"note": "Camera fell off the dash."}, request_only=True)],
-    )
-    def post(self, request, pk: int):
-        data = ResolveSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        alert = services.alert_mark_false(
-            alert=self.get_alert(pk),
-            actor=request.user,
-            note=data.validated_data.get("note", ""),
-            source_ip=client_ip(request),
-        )
-        return self.alert_response(alert)
+AlertAcknowledgeView = AlertStepView.for_step(
+    "AlertAcknowledgeView",
+    services.alert_acknowledge,
+    summary="Acknowledge an alert (you have seen it and are acting)",
+    takes_note=False,
+)
+AlertResolveView = AlertStepView.for_step(
+    "AlertResolveView",
+    services.alert_resolve,
+    summary="Resolve an alert (the situation is over)",
+    takes_note=True,
+    examples=[OpenApiExample("Resolved", value={"note": "Officer up, suspect in custody."}, request_only=True)],
+)
+AlertFalseView = AlertStepView.for_step(
+    "AlertFalseView",
+    services.alert_mark_false,
+    summary="Mark an alert false (no officer was in danger)",
+    takes_note=True,
+    examples=[OpenApiExample("Dropped camera", value={"note": "Camera fell off the dash."}, request_only=True)],
+)
 
 
 class AlertRespondView(AlertView):
@@ -350,41 +365,115 @@ class DeviceEventsView(APIView):
         ],
     )
     def post(self, request):
-        device: Device = request.auth
-        if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
-            return _detail(http.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "Send the events as Content-Type: application/json.")
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        too_big = f"The body is larger than {MAX_BODY_BYTES} bytes; send at most {MAX_BATCH} events at a time."
-        if declared > MAX_BODY_BYTES:
-            return _detail(http.HTTP_413_REQUEST_ENTITY_TOO_LARGE, too_big)
-        try:
-            raw = request.body
-        except (RequestDataTooBig, RawPostDataException):
-            return _detail(http.HTTP_413_REQUEST_ENTITY_TOO_LARGE, too_big)
-        if len(raw) > MAX_BODY_BYTES:
-            return _detail(http.HTTP_413_REQUEST_ENTITY_TOO_LARGE, too_big)
-        try:
-            items = load_body(raw)
-        except BadBody as error:
-            return _detail(http.HTTP_400_BAD_REQUEST, str(error))
-        valid, rejected = parse_events(items)
-        result = services.ingest_events(device=device, events=valid)
-        rejected = sorted([*rejected, *result.rejected], key=lambda r: r.index)
-        answer = {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "rejected": [r.as_dict() for r in rejected],
-            "commands": services.take_pending_commands(device=device),
-        }
-        status = http.HTTP_200_OK if result.accepted or result.duplicates else http.HTTP_400_BAD_REQUEST
+        # Served by device_events (below); this synchronous twin answers the same
+        # way, and the class carries the endpoint's schema and its other methods.
+        problem, events = read_events(request)
+        if problem is not None:
+            return Response({"detail": problem[1]}, status=problem[0])
+        result, commands = services.ingest_with_commands(device=request.auth, events=events.valid)
+        status, answer = ingest_answer(events.rejected, result, commands)
         return Response(answer, status=status)
 
 
-def _detail(status: int, detail: str) -> Response:
-    return Response({"detail": detail}, status=status)
+@dataclass
+class ParsedEvents:
+    valid: list[DeviceEventIn]
+    rejected: list[Rejection]
+
+
+TOO_BIG = f"The body is larger than {MAX_BODY_BYTES} bytes; send at most {MAX_BATCH} events at a time."
+
+
+def read_events(request) -> tuple[tuple[int, str] | None, ParsedEvents | None]:
+    """The body's events split into valid and rejected, or (status, detail) when the body is not a batch."""
+    if (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower() != "application/json":
+        return (http.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "Send the events as Content-Type: application/json."), None
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return (http.HTTP_413_REQUEST_ENTITY_TOO_LARGE, TOO_BIG), None
+    try:
+        raw = request.body
+    except (RequestDataTooBig, RawPostDataException):
+        return (http.HTTP_413_REQUEST_ENTITY_TOO_LARGE, TOO_BIG), None
+    if len(raw) > MAX_BODY_BYTES:
+        return (http.HTTP_413_REQUEST_ENTITY_TOO_LARGE, TOO_BIG), None
+    try:
+        items = load_body(raw)
+    except BadBody as error:
+        return (http.HTTP_400_BAD_REQUEST, str(error)), None
+    return None, ParsedEvents(*parse_events(items))
+
+
+def ingest_answer(rejected: list[Rejection], result: services.IngestResult, commands: list[dict]) -> tuple[int, dict]:
+    """The status and body of an answer to a batch (DESIGN.md, Telemetry over HTTP)."""
+    rejected = sorted([*rejected, *result.rejected], key=lambda r: r.index)
+    answer = {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": [r.as_dict() for r in rejected],
+        "commands": commands,
+    }
+    return (http.HTTP_200_OK if result.accepted or result.duplicates else http.HTTP_400_BAD_REQUEST), answer
+
+
+def _authenticate_and_ingest(token: str, events: ParsedEvents | None):
+    """The one trip to the database thread: the token, then the events and the commands waiting (None: refused)."""
+    device = services.device_for_token(token)
+    if device is None:
+        return None
+    if events is None:
+        return ()
+    return services.ingest_with_commands(device=device, events=events.valid)
+
+
+def _json(status: int, data: dict, **headers: str) -> HttpResponse:
+    # As DRF's JSONRenderer writes it (compact, UTF-8, U+2028/9 escaped), with the headers its Response carries.
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    body = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+    return HttpResponse(
+        body, status=status, content_type="application/json", headers={"Vary": "Accept", "Allow": ALLOW, **headers}
+    )
+
+
+ALLOW = "POST, OPTIONS"
+NOT_AUTHENTICATED = str(NotAuthenticated.default_detail)
+_device_events_drf = DeviceEventsView.as_view()
+_device_events_other = sync_to_async(_device_events_drf)
+
+
+@csrf_exempt
+async def device_events(request):
+    """POST /api/v1/device/events without DRF's synchronous machinery: one trip to the database thread per request.
+
+    The token, the body's checks and the answers are DeviceEventsView's, in its
+    order (401 before 415, 413 and 400). Other methods (OPTIONS, and the 405s)
+    go to DeviceEventsView itself.
+    """
+    if request.method != "POST":
+        return await _device_events_other(request)
+    challenge = {"WWW-Authenticate": DeviceTokenAuthentication().authenticate_header(request)}
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if not header:
+        return _json(http.HTTP_401_UNAUTHORIZED, {"detail": NOT_AUTHENTICATED}, **challenge)
+    token = bearer_token(header)
+    if token is None:
+        return _json(http.HTTP_401_UNAUTHORIZED, {"detail": NO_TOKEN}, **challenge)
+    problem, events = read_events(request)
+    done = await services.in_db_thread(_authenticate_and_ingest, token, events)
+    if done is None:
+        return _json(http.HTTP_401_UNAUTHORIZED, {"detail": INVALID_TOKEN}, **challenge)
+    if problem is not None:
+        return _json(problem[0], {"detail": problem[1]})
+    result, commands = done
+    return _json(*ingest_answer(events.rejected, result, commands))
+
+
+# drf-spectacular documents a route by its view class: this one's is DeviceEventsView.
+device_events.cls = DeviceEventsView
+device_events.initkwargs = {}
 
 
 urlpatterns = [
@@ -396,5 +485,5 @@ urlpatterns = [
     path("alerts/<int:pk>/respond/", AlertRespondView.as_view(), name="alert-respond"),
     path("alerts/prompts/<int:unit_id>/ok/", PromptOkView.as_view(), name="prompt-ok"),
     path("devices/", DeviceListView.as_view(), name="device-list"),
-    path("device/events", DeviceEventsView.as_view(), name="device-events"),
+    path("device/events", device_events, name="device-events"),
 ]

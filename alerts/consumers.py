@@ -16,26 +16,30 @@ at least every RECHECK_SECONDS, so a lost nudge delays a command by seconds.
 Fixes are the bulk (a fleet sends one per device per second), so a message of
 location events only, from a device whose unit is known, is taken in the event
 loop with no database call and no thread hop (services.accept_fixes). Every
-RECHECK_SECONDS the device row is read again (revoked? moved to another unit?);
-revoking a token also closes the socket at once through the group.
+RECHECK_SECONDS the device is checked again (revoked? moved to another unit?);
+revoking a token also closes the socket at once through the group. The device
+row is held for the socket's life; every message that goes through the
+database re-checks it in one indexed read that also says whether a command
+waits, so the commands are asked for only when one does. Database work runs in
+the process's one database thread, whose connection stays open between
+messages (services.in_db_thread).
 """
 
 import json
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from alerts import policy
 from alerts.auth import INVALID_TOKEN, NO_TOKEN, bearer_token
 from alerts.models import Device
 from alerts.services import (
-    IngestResult,
-    accept_fixes,
     approach_recording,
     device_for_token,
     device_seen,
-    ingest_events,
+    device_still_valid,
+    in_db_thread,
+    ingest_with_commands,
+    take_fixes,
     take_pending_commands,
 )
 from alerts.telemetry import BadBody, load_body, parse_events
@@ -59,19 +63,30 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         header = next((value for name, value in self.scope.get("headers", []) if name == b"authorization"), None)
         token = bearer_token(header)
-        device = await database_sync_to_async(device_for_token)(token)
+        device = await in_db_thread(self._open, token)
         await self.accept()
         if device is None:
             await self._refuse(NO_TOKEN if token is None else INVALID_TOKEN)
             return
         self.device = device
-        self.unit_id = await database_sync_to_async(lambda: device.current_unit_id)()
+        self.unit_id = device.current_unit_id
         self.checked_at = time.monotonic()
         if self.channel_layer is not None:
             self.group = f"device-{device.pk}"
             await self.channel_layer.group_add(self.group, self.channel_name)
-        await database_sync_to_async(device_seen)(device=device)
-        await self._send_commands()
+        # A command queued between the token's check and group_add has no nudge
+        # to wake this socket; it goes at the next message that reaches the
+        # database, at the latest RECHECK_SECONDS into a stream of fixes.
+        if device.has_pending:
+            await self._send_commands()
+
+    @staticmethod
+    def _open(token: str | None) -> Device | None:
+        device = device_for_token(token)
+        if device is not None:
+            device.current_unit_id  # noqa: B018 (read with the row: the officer came in the same query)
+            device_seen(device=device)
+        return device
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
@@ -86,19 +101,19 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         except BadBody as error:
             await self.send(_frame({"type": "error", "detail": str(error)}))
             return
-        fast = self._take_fixes(items)
+        fast = take_fixes(device=self.device, unit_id=self.unit_id, items=items)
         if fast is not None:
-            ack, approaching = fast
-            await self.send(_frame(ack))
+            result, approaching = fast
+            await self.send(_frame(_ack(result, [])))
             if approaching is not None:
                 approach, distance = approaching
-                await database_sync_to_async(approach_recording)(
-                    device=self.device, unit_id=self.unit_id, approach=approach, distance=distance
+                await in_db_thread(
+                    approach_recording, device=self.device, unit_id=self.unit_id, approach=approach, distance=distance
                 )
             if approaching is not None or time.monotonic() - self.checked_at > RECHECK_SECONDS:
                 await self._recheck()
             return
-        answer = await database_sync_to_async(self._ingest)(items)
+        answer = await in_db_thread(self._ingest, items)
         if answer is None:
             await self._refuse(INVALID_TOKEN)
             return
@@ -108,21 +123,9 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         for command in commands:
             await self.send(_frame(command))
 
-    def _take_fixes(self, items: list) -> tuple[dict, tuple | None] | None:
-        """Location events only, unit known, approach cache fresh: take them here (None: the long way)."""
-        if self.unit_id is None or not policy.approach_cache_fresh():
-            return None
-        valid, rejected = parse_events(items)
-        if rejected or not valid or any(event.type != "location" for event in valid):
-            return None
-        result = IngestResult()
-        approaching = accept_fixes(device=self.device, unit_id=self.unit_id, events=valid, result=result)
-        ack = {"type": "ack", "accepted": result.accepted, "duplicates": result.duplicates, "rejected": []}
-        return ack, approaching
-
     async def _recheck(self) -> None:
-        """Read the device again, note that it spoke, and send what is waiting for it."""
-        answer = await database_sync_to_async(self._reload)()
+        """Check the device again, note that it spoke, and send what is waiting for it."""
+        answer = await in_db_thread(self._reload)
         self.checked_at = time.monotonic()
         if answer is None:
             await self._refuse(INVALID_TOKEN)
@@ -131,43 +134,26 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self.send(_frame(command))
 
     def _reload(self) -> list[dict] | None:
-        device = (
-            Device.objects.select_related("officer")
-            .filter(pk=self.device.pk, token_hash=self.device.token_hash, revoked_at__isnull=True, active=True)
-            .first()
-        )
-        if device is None:
+        # The held row, checked in one indexed read: revoked, re-issued or
+        # deactivated ends the socket; a device moved to another unit moves that
+        # unit from now on; the commands are asked for only if one waits.
+        if not device_still_valid(self.device):
             return None
-        self.device = device
-        self.unit_id = device.current_unit_id
-        device_seen(device=device)
-        return take_pending_commands(device=device)
+        self.unit_id = self.device.current_unit_id
+        device_seen(device=self.device)
+        return take_pending_commands(device=self.device) if self.device.has_pending else []
 
     def _ingest(self, items: list) -> tuple[dict, list[dict]] | None:
-        # Read the device again: a revoked token is refused at its next message,
-        # and a device moved to another unit moves that unit from now on.
-        device = (
-            Device.objects.select_related("officer")
-            .filter(pk=self.device.pk, token_hash=self.device.token_hash, revoked_at__isnull=True, active=True)
-            .first()
-        )
-        if device is None:
+        # The device is checked again first: a revoked token is refused at its next message.
+        if not device_still_valid(self.device):
             return None
-        self.device = device
-        self.unit_id = device.current_unit_id
+        self.unit_id = self.device.current_unit_id
         valid, rejected = parse_events(items)
-        result = ingest_events(device=device, events=valid)
-        rejected = sorted([*rejected, *result.rejected], key=lambda r: r.index)
-        ack = {
-            "type": "ack",
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "rejected": [r.as_dict() for r in rejected],
-        }
-        return ack, take_pending_commands(device=device)
+        result, commands = ingest_with_commands(device=self.device, events=valid)
+        return _ack(result, rejected), commands
 
     async def _send_commands(self) -> None:
-        for command in await database_sync_to_async(take_pending_commands)(device=self.device):
+        for command in await in_db_thread(take_pending_commands, device=self.device):
             await self.send(_frame(command))
 
     async def _refuse(self, detail: str) -> None:
@@ -184,10 +170,15 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     async def device_revoked(self, message: dict) -> None:
         if self.device is None:
             return
-        still = await database_sync_to_async(
-            Device.objects.filter(
-                pk=self.device.pk, token_hash=self.device.token_hash, revoked_at__isnull=True, active=True
-            ).exists
-        )()
-        if not still:
+        if not await in_db_thread(device_still_valid, self.device):
             await self._refuse(INVALID_TOKEN)
+
+
+def _ack(result, rejected: list) -> dict:
+    rejected = sorted([*rejected, *result.rejected], key=lambda r: r.index)
+    return {
+        "type": "ack",
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": [r.as_dict() for r in rejected],
+    }

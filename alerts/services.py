@@ -13,12 +13,15 @@ unit is in the alert's `nearby` list, or once the alert has escalated.
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, connections, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from alerts import policy
@@ -40,7 +43,7 @@ from alerts.models import (
     Severity,
 )
 from alerts.serializers import AlertSerializer
-from alerts.telemetry import DeviceEventIn, Rejection, ensure_position_flusher
+from alerts.telemetry import DeviceEventIn, Rejection, ensure_position_flusher, parse_events
 from audit.services import actor_name, actor_user, audit_record
 from config.errors import RefusedChange
 from dispatch.avl import distance_m, record_position, rfc3339
@@ -105,14 +108,47 @@ def device_revoke_token(*, device: Device, actor=None, source_ip: str | None = N
     transaction.on_commit(lambda: _nudge(device.pk, "device.revoked"))
 
 
+def _with_pending(devices):
+    """Annotate `has_pending`: a command waits for the device (read in the same query, not a second one)."""
+    waiting = DeviceCommand.objects.filter(device=OuterRef("pk"), delivered_at__isnull=True)
+    return devices.annotate(has_pending=Exists(waiting))
+
+
 def device_for_token(token: str | None) -> Device | None:
-    """The active device holding this unrevoked token, or None."""
+    """The active device holding this unrevoked token, or None.
+
+    The device carries `has_pending` (a command is waiting for it), read in the
+    same query, so a caller can skip take_pending_commands when nothing waits.
+    """
     if not token:
         return None
-    device = Device.objects.select_related("officer").filter(token_hash=Device.hash_token(token)).first()
+    device = _with_pending(Device.objects.select_related("officer")).filter(token_hash=Device.hash_token(token)).first()
     if device is None or device.revoked_at is not None or not device.active:
         return None
     return device
+
+
+def device_still_valid(device: Device) -> bool:
+    """Re-check a device held since its token was checked (one indexed read): not revoked, re-issued or deactivated.
+
+    On True the held row is brought up to date where ingest needs it (the unit
+    it rides in) and `device.has_pending` says whether a command waits for it.
+    """
+    row = (
+        _with_pending(Device.objects.filter(pk=device.pk, token_hash=device.token_hash, revoked_at__isnull=True))
+        .filter(active=True)
+        .values_list("unit_id", "officer_id", "officer__unit_id", "has_pending")
+        .first()
+    )
+    if row is None:
+        return False
+    unit_id, officer_id, officer_unit_id, device.has_pending = row
+    if officer_id != device.officer_id:
+        device.officer = Officer.objects.filter(pk=officer_id).first() if officer_id else None
+    elif officer_id is not None and Device.officer.is_cached(device):
+        device.officer.unit_id = officer_unit_id
+    device.unit_id = unit_id
+    return True
 
 
 def device_seen(*, device: Device) -> None:
@@ -121,6 +157,41 @@ def device_seen(*, device: Device) -> None:
     if device.last_seen_at is None or now - device.last_seen_at >= SEEN_EVERY:
         device.last_seen_at = now
         Device.objects.filter(pk=device.pk).update(last_seen_at=now)
+
+
+# The database thread -------------------------------------------------------------------
+
+
+def _unit_of_work(fn: Callable, args: tuple, kwargs: dict) -> Any:
+    # Like channels' database_sync_to_async: drop a broken or expired connection
+    # before and after, but not inside a transaction a caller holds open (a test's).
+    outside = not any(conn.in_atomic_block for conn in connections.all(initialized_only=True))
+    if outside:
+        close_old_connections()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        if outside:
+            close_old_connections()
+
+
+async def in_db_thread(fn: Callable, /, *args, **kwargs) -> Any:
+    """Run `fn` (ORM work) in the process's one database thread; its connection lives on between calls.
+
+    Django serves each HTTP request in a ThreadSensitiveContext, so a plain
+    sync_to_async from an async view runs in a thread made for that request,
+    which opens a database connection of its own and drops it at the end (a
+    new connection per request, however long CONN_MAX_AGE). Stepping out of
+    that context sends the call to asgiref's process-wide thread-sensitive
+    thread, the one Channels' consumers use, whose connection CONN_MAX_AGE (or
+    the pool) keeps. Under async_to_sync (the test client) the call still runs
+    in the calling thread, as any thread-sensitive call does.
+    """
+    token = SyncToAsync.thread_sensitive_context.set(None)
+    try:
+        return await SyncToAsync(_unit_of_work, thread_sensitive=True)(fn, args, kwargs)
+    finally:
+        SyncToAsync.thread_sensitive_context.reset(token)
 
 
 # Commands -----------------------------------------------------------------
@@ -172,6 +243,9 @@ class IngestResult:
     accepted: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    # An event taken may have queued commands (a trigger, prone, an approach):
+    # look for commands waiting even if none waited before.
+    may_command: bool = False
 
 
 # Location fixes are not stored one row each, so their ids are remembered here
@@ -218,6 +292,34 @@ def accept_fixes(
     return approaching
 
 
+def take_fixes(*, device: Device, unit_id: int | None, items: list) -> tuple[IngestResult, tuple | None] | None:
+    """The fast path: a batch of location events only, unit known, approach cache fresh, taken with no database call.
+
+    Returns the result and an approach to act on (approach_recording, in the
+    database thread), or None when the batch must go the long way (ingest_events).
+    """
+    if unit_id is None or not policy.approach_cache_fresh():
+        return None
+    valid, rejected = parse_events(items)
+    if rejected or not valid or any(event.type != "location" for event in valid):
+        return None
+    result = IngestResult()
+    approaching = accept_fixes(device=device, unit_id=unit_id, events=valid, result=result)
+    return result, approaching
+
+
+def ingest_with_commands(*, device: Device, events: list[DeviceEventIn]) -> tuple[IngestResult, list[dict]]:
+    """ingest_events, then the commands waiting for the device: asked for only when one may wait.
+
+    `device.has_pending` (device_for_token, device_still_valid) says whether a
+    command waited before; the ingest says whether it may have queued one.
+    """
+    result = ingest_events(device=device, events=events)
+    if getattr(device, "has_pending", True) or result.may_command:
+        return result, take_pending_commands(device=device)
+    return result, []
+
+
 def ingest_events(*, device: Device, events: list[DeviceEventIn]) -> IngestResult:
     """Take a device's valid events: buffer fixes, store the rest once per id, and apply the activation policy."""
     result = IngestResult()
@@ -238,6 +340,7 @@ def ingest_events(*, device: Device, events: list[DeviceEventIn]) -> IngestResul
     elif fixes:
         approaching = accept_fixes(device=device, unit_id=unit_id, events=fixes, result=result)
     if approaching is not None:
+        result.may_command = True
         approach_recording(device=device, unit_id=unit_id, approach=approaching[0], distance=approaching[1])
     if others:
         with transaction.atomic():
@@ -267,6 +370,8 @@ def _store_and_apply(device: Device, unit_id: int | None, event: DeviceEventIn, 
         result.duplicates.append(str(event.id))
         return
     result.accepted.append(str(event.id))
+    if event.type == "prone" or event.type in TRIGGERS:
+        result.may_command = True
     if event.type == "prone":
         _open_prone_window(device=device, unit_id=unit_id, event=row)
     elif event.type == "officer_ok":
