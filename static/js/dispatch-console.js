@@ -5,13 +5,13 @@ import { api } from "./api.js";
 import { AlertBanners } from "./alerts.js";
 import { ConsoleSocket } from "./console-socket.js";
 import { UnitMap, formatDistance, statusColour } from "./map.js";
-import { el } from "./dom.js";
+import { RowWindow, el } from "./dom.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const STATUS_ORDER = page.unit_statuses.map((status) => status.value);
 const STATUS_LABEL = Object.fromEntries(page.unit_statuses.map((status) => [status.value, status.label]));
 
-const state = { calls: new Map(), units: new Map(), selected: null, recommended: [], placing: null };
+const state = { calls: new Map(), units: new Map(), queue: [], selected: null, recommended: [], placing: null };
 const $ = (selector) => document.querySelector(selector);
 const map = new UnitMap($("#map"), { centre: page.centre, tileUrl: document.body.dataset.tiles || "" });
 const banners = new AlertBanners($("#alerts"), {
@@ -43,27 +43,32 @@ function upsertCall(call) {
   if (call.id === state.selected) renderDetail();
 }
 
+function callRow(call) {
+  const units = call.assignments.filter((a) => a.active).map((a) => a.call_sign).join(", ");
+  return el("li", {
+    class: `call-item${call.id === state.selected ? " selected" : ""}`, tabindex: 0, "data-call": call.id,
+    onclick: () => selectCall(call.id), onkeydown: (event) => event.key === "Enter" && selectCall(call.id),
+  },
+    el("span", { class: `badge prio prio-${call.priority}` }, `P${call.priority}`),
+    el("div", { class: "call-main" },
+      el("div", { class: "call-line" }, el("strong", {}, call.type?.name ?? ""), " ", el("span", { class: "muted mono call-number" }, call.number)),
+      el("div", { class: "call-line muted" }, call.address || "No address"),
+      el("div", { class: "call-line" }, el("span", { class: "call-status" }, call.status_label), units ? ` · ${units}` : " · no unit")),
+    el("span", { class: "timer mono", "data-since": call.created_at }, clock(call.created_at)));
+}
+
+// Only the rows in sight are elements: 500 open calls are a few dozen.
+const queue = new RowWindow($("#call-queue"), $("#call-queue").closest(".scroll"), {
+  render: callRow,
+  version: (call) => (call.id === state.selected ? "selected" : ""),
+});
+
 function renderQueue() {
-  const calls = [...state.calls.values()].sort(
-    (a, b) => a.priority - b.priority || Date.parse(a.created_at) - Date.parse(b.created_at),
-  );
-  $("#call-count").textContent = calls.length;
-  $("#no-calls").hidden = calls.length > 0;
-  $("#call-queue").replaceChildren(
-    ...calls.map((call) => {
-      const units = call.assignments.filter((a) => a.active).map((a) => a.call_sign).join(", ");
-      return el("li", {
-        class: `call-item${call.id === state.selected ? " selected" : ""}`, tabindex: 0, "data-call": call.id,
-        onclick: () => selectCall(call.id), onkeydown: (event) => event.key === "Enter" && selectCall(call.id),
-      },
-        el("span", { class: `badge prio prio-${call.priority}` }, `P${call.priority}`),
-        el("div", { class: "call-main" },
-          el("div", { class: "call-line" }, el("strong", {}, call.type?.name ?? ""), " ", el("span", { class: "muted mono call-number" }, call.number)),
-          el("div", { class: "call-line muted" }, call.address || "No address"),
-          el("div", { class: "call-line" }, el("span", { class: "call-status" }, call.status_label), units ? ` · ${units}` : " · no unit")),
-        el("span", { class: "timer mono", "data-since": call.created_at }, clock(call.created_at)));
-    }),
-  );
+  const since = new Map([...state.calls.values()].map((call) => [call, Date.parse(call.created_at)]));
+  state.queue = [...since.keys()].sort((a, b) => a.priority - b.priority || since.get(a) - since.get(b));
+  $("#call-count").textContent = state.queue.length;
+  $("#no-calls").hidden = state.queue.length > 0;
+  queue.setItems(state.queue);
 }
 
 function selectCall(id) {
@@ -76,6 +81,7 @@ function selectCall(id) {
     map.focus(call.lat, call.lon);
   }
   renderQueue();
+  queue.reveal(queue.indexOf(id));
   renderDetail();
   loadRecommendations();
 }
@@ -258,17 +264,39 @@ function upsertUnit(unit) {
   map.setUnit(unit);
 }
 
+function unitRow(unit) {
+  return el("li", { class: "unit-row", "data-unit": unit.id, onclick: () => unit.position && map.focus(unit.position.lat, unit.position.lon) },
+    el("strong", {}, unit.call_sign),
+    el("span", { class: "muted" }, unit.officers.map((o) => o.name).join(", ")),
+    unit.call ? el("span", { class: "badge" }, unit.call.number) : null,
+    el("span", { class: "fix-age muted mono", "data-unit-fix": unit.id }, fixAge(unit)));
+}
+
+// One group per status, in the board's order; each holds elements only for the rows in sight.
+const board = $("#unit-board");
+const bySign = new Intl.Collator().compare;
+const unitGroups = STATUS_ORDER.map((status) => {
+  const count = el("span", { class: "muted" });
+  const list = el("ul", {});
+  const element = el("div", { class: "unit-group", "data-status": status, hidden: true },
+    el("h3", {}, el("span", { class: "status-dot", style: `background:${statusColour(status)}` }), `${STATUS_LABEL[status]} `, count),
+    list);
+  board.append(element);
+  return { status, element, count, rows: new RowWindow(list, board, { render: unitRow }) };
+});
+
 function renderUnits() {
-  const groups = STATUS_ORDER.map((status) => [status, [...state.units.values()].filter((u) => u.status === status)]);
-  $("#unit-board").replaceChildren(...groups.filter(([, units]) => units.length).map(([status, units]) =>
-    el("div", { class: "unit-group" },
-      el("h3", {}, el("span", { class: "status-dot", style: `background:${statusColour(status)}` }), `${STATUS_LABEL[status]} `, el("span", { class: "muted" }, units.length)),
-      el("ul", {}, ...units.sort((a, b) => a.call_sign.localeCompare(b.call_sign)).map((unit) =>
-        el("li", { class: "unit-row", "data-unit": unit.id, onclick: () => unit.position && map.focus(unit.position.lat, unit.position.lon) },
-          el("strong", {}, unit.call_sign),
-          el("span", { class: "muted" }, unit.officers.map((o) => o.name).join(", ")),
-          unit.call ? el("span", { class: "badge" }, unit.call.number) : null,
-          el("span", { class: "fix-age muted mono", "data-unit-fix": unit.id }, fixAge(unit))))))));
+  const byStatus = new Map(STATUS_ORDER.map((status) => [status, []]));
+  for (const unit of state.units.values()) byStatus.get(unit.status)?.push(unit);
+  // Every group's size first, then the rows: each group's place on the board is known when it fills.
+  for (const group of unitGroups) {
+    const units = byStatus.get(group.status).sort((a, b) => bySign(a.call_sign, b.call_sign));
+    group.units = units;
+    group.element.hidden = units.length === 0;
+    group.count.textContent = units.length;
+    group.rows.list.style.height = `${units.length * (group.rows.rowHeight || 0)}px`;
+  }
+  for (const group of unitGroups) group.rows.setItems(group.units);
 }
 
 function fixAge(unit) {
@@ -278,6 +306,18 @@ function fixAge(unit) {
 }
 
 // --- live link -----------------------------------------------------------------
+
+// Events re-render the queue and the board once per frame, however many came:
+// a resume replays up to thousands of them at once.
+const due = new Set();
+function soon(render) {
+  if (!due.size) requestAnimationFrame(() => {
+    const renders = [...due];
+    due.clear();
+    renders.forEach((render) => render());
+  });
+  due.add(render);
+}
 
 new ConsoleSocket({
   snapshot(frame) {
@@ -293,11 +333,11 @@ new ConsoleSocket({
   event({ event, data }) {
     if (event.startsWith("call.")) {
       upsertCall(data.call ?? data);
-      renderQueue();
+      soon(renderQueue);
       if ((data.call ?? data).id === state.selected) loadRecommendations();
     } else if (event.startsWith("unit.")) {
-      if (data.call_sign) { upsertUnit(data); renderUnits(); }
-      else if (data.unit?.call_sign) { upsertUnit(data.unit); renderUnits(); }
+      if (data.call_sign) { upsertUnit(data); soon(renderUnits); }
+      else if (data.unit?.call_sign) { upsertUnit(data.unit); soon(renderUnits); }
       if (state.selected) loadRecommendations();
     } else if (event.startsWith("alert.")) {
       banners.apply(data.alert ?? data);
@@ -333,7 +373,8 @@ document.addEventListener("keydown", (event) => {
     const choice = state.recommended[Number(event.key) - 1];
     if (choice) dispatchUnit(choice.unit.id);
   } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-    const ids = [...document.querySelectorAll(".call-item")].map((item) => Number(item.dataset.call));
+    if (due.has(renderQueue)) renderQueue(); // an event changed the queue since the last frame
+    const ids = state.queue.map((call) => call.id);
     if (!ids.length) return;
     const index = ids.indexOf(state.selected);
     const next = event.key === "ArrowDown" ? Math.min(ids.length - 1, index + 1) : Math.max(0, index - 1);
