@@ -16,7 +16,8 @@ falls on the bare list (a row it holds but has not drawn). A list without `data-
 shows them when every row is an element (`.call-item`, `.unit-row`).
 
 The snapshot is the first frame on /ws/console/, its bytes as sent. JS main thread:
-Chrome's ScriptDuration and TaskDuration (CDP Performance metrics) up to that point. Baseline: the same page for an empty agency (no units, no calls), in the same run.
+Chrome's ScriptDuration and TaskDuration (CDP Performance metrics) up to that point.
+Baseline: the same page for an empty agency (no units, no calls), in the same run.
 """
 
 from __future__ import annotations
