@@ -46,7 +46,7 @@ function upsertCall(call) {
 function callRow(call) {
   const units = call.assignments.filter((a) => a.active).map((a) => a.call_sign).join(", ");
   return el("li", {
-    class: `call-item${call.id === state.selected ? " selected" : ""}`, tabindex: 0, "data-call": call.id,
+    class: "call-item", tabindex: 0, "data-call": call.id,
     onclick: () => selectCall(call.id), onkeydown: (event) => event.key === "Enter" && selectCall(call.id),
   },
     el("span", { class: `badge prio prio-${call.priority}` }, `P${call.priority}`),
@@ -60,7 +60,7 @@ function callRow(call) {
 // Only the rows in sight are elements: 500 open calls are a few dozen.
 const queue = new RowWindow($("#call-queue"), $("#call-queue").closest(".scroll"), {
   render: callRow,
-  version: (call) => (call.id === state.selected ? "selected" : ""),
+  decorate: (element, call) => element.classList.toggle("selected", call.id === state.selected),
 });
 
 function renderQueue() {

@@ -18,15 +18,16 @@ export function el(tag, attributes = {}, ...children) {
 // second. The list element keeps the height of every row, so the scroll bar
 // is the whole list's; rows are placed absolutely at index × height, which CSS
 // fixes (the first row built is measured). A row's element is kept while its
-// item and its `version` are the same, so a focused row keeps focus.
+// item is the same, so a focused row keeps focus; `decorate(element, item)`
+// brings a kept row up to date with what is not in its item (the selection).
 //
 // list.dataset.rows says how many rows the list holds, seen or not (tests, benchmarks).
 export class RowWindow {
-  constructor(list, scroller, { render, key = (item) => item.id, version = () => "", overscan = 8 }) {
-    Object.assign(this, { list, scroller, render, key, version, overscan });
+  constructor(list, scroller, { render, key = (item) => item.id, decorate = () => {}, overscan = 8 }) {
+    Object.assign(this, { list, scroller, render, key, decorate, overscan });
     this.items = [];
     this.rowHeight = 0;
-    this.built = new Map(); // key -> {item, version, element}
+    this.built = new Map(); // key -> {item, element}
     this.pending = false;
     list.classList.add("row-window");
     scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
@@ -73,12 +74,10 @@ export class RowWindow {
     for (let index = first; index < last; index++) {
       const item = items[index];
       const key = this.key(item);
-      const version = this.version(item);
       let row = this.built.get(key);
-      if (!row || row.item !== item || row.version !== version) {
-        row = { item, version, element: this.render(item) };
-        row.element.setAttribute("aria-setsize", items.length);
-      }
+      if (!row || row.item !== item) row = { item, element: this.render(item) };
+      this.decorate(row.element, item);
+      row.element.setAttribute("aria-setsize", items.length);
       row.element.setAttribute("aria-posinset", index + 1);
       row.element.style.top = `${index * height}px`;
       wanted.set(key, row);

@@ -91,6 +91,12 @@ def test_arrow_keys_walk_the_whole_queue_past_the_rows_in_sight(sign_in, busy_ag
     console.keyboard.press("ArrowUp")
     expect(console.locator(".call-item.selected .call-number")).to_have_text(numbers[58])
 
+    # A row taken with the mouse is selected and keeps the focus, so Enter and Tab go on from it.
+    row = console.locator(".call-item", has_text=numbers[60])
+    row.click()
+    expect(row).to_have_class("call-item selected")
+    expect(row).to_be_focused()
+
 
 def test_a_new_call_reaches_a_busy_queue_live(sign_in, busy_agency):
     console = sign_in("dispatcher", password="beacon-demo")
