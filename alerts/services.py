@@ -10,18 +10,20 @@ Officers' MDTs receive every console event: an MDT shows an alert when its
 unit is in the alert's `nearby` list, or once the alert has escalated.
 """
 
+import copy
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
-from django.db import IntegrityError, close_old_connections, connections, transaction
-from django.db.models import Exists, OuterRef
+from django.db import IntegrityError, close_old_connections, connection, connections, transaction
 from django.utils import timezone
 
 from alerts import policy
@@ -108,23 +110,77 @@ def device_revoke_token(*, device: Device, actor=None, source_ip: str | None = N
     transaction.on_commit(lambda: _nudge(device.pk, "device.revoked"))
 
 
-def _with_pending(devices):
-    """Annotate `has_pending`: a command waits for the device (read in the same query, not a second one)."""
-    waiting = DeviceCommand.objects.filter(device=OuterRef("pk"), delivered_at__isnull=True)
-    return devices.annotate(has_pending=Exists(waiting))
+# Every device request checks its token, so the check is one plain indexed read
+# (no ORM query to compile), answering at once whether a command waits. The rest
+# of the device's row is held in memory (HELD_SECONDS) and copied per request.
+HELD_SECONDS = 30.0
+HELD_DEVICES = 20_000
+_held: OrderedDict[str, tuple[float, Device]] = OrderedDict()
+_held_lock = threading.Lock()
+
+
+def _check_sql(match: str) -> str:
+    q = connection.ops.quote_name
+    device, officer, command = (q(m._meta.db_table) for m in (Device, Officer, DeviceCommand))
+    return (
+        f"SELECT d.{q('id')}, d.{q('unit_id')}, d.{q('officer_id')}, o.{q('unit_id')}, "
+        f"EXISTS (SELECT 1 FROM {command} c WHERE c.{q('device_id')} = d.{q('id')} "
+        f"AND c.{q('delivered_at')} IS NULL) "
+        f"FROM {device} d LEFT OUTER JOIN {officer} o ON o.{q('id')} = d.{q('officer_id')} "
+        f"WHERE {match} AND d.{q('revoked_at')} IS NULL AND d.{q('active')} = %s "
+        f"ORDER BY d.{q('name')} LIMIT 1"
+    )
+
+
+def _device_check(*, token_hash: str, pk: int | None = None) -> tuple | None:
+    """(id, unit_id, officer_id, its officer's unit_id, a command waits) of the active device with this token."""
+    q = connection.ops.quote_name
+    if pk is None:
+        sql, params = _check_sql(f"d.{q('token_hash')} = %s"), [token_hash, True]
+    else:
+        sql, params = _check_sql(f"d.{q('id')} = %s AND d.{q('token_hash')} = %s"), [pk, token_hash, True]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _bring_up_to_date(device: Device, row: tuple) -> None:
+    _, unit_id, officer_id, officer_unit_id, pending = row
+    if officer_id != device.officer_id:
+        device.officer = Officer.objects.filter(pk=officer_id).first() if officer_id else None
+    elif officer_id is not None and Device.officer.is_cached(device):
+        device.officer.unit_id = officer_unit_id
+    device.unit_id = unit_id
+    device.has_pending = bool(pending)
 
 
 def device_for_token(token: str | None) -> Device | None:
     """The active device holding this unrevoked token, or None.
 
-    The device carries `has_pending` (a command is waiting for it), read in the
-    same query, so a caller can skip take_pending_commands when nothing waits.
+    Checked in the database on every call (revocation counts at once). The
+    device carries `has_pending` (a command waits for it), read in the same
+    query, so a caller can skip take_pending_commands when nothing waits.
     """
     if not token:
         return None
-    device = _with_pending(Device.objects.select_related("officer")).filter(token_hash=Device.hash_token(token)).first()
-    if device is None or device.revoked_at is not None or not device.active:
+    token_hash = Device.hash_token(token)
+    row = _device_check(token_hash=token_hash)
+    if row is None:
         return None
+    with _held_lock:
+        held = _held.get(token_hash)
+    if held is None or held[1].pk != row[0] or time.monotonic() - held[0] > HELD_SECONDS:
+        device = Device.objects.select_related("officer").filter(pk=row[0]).first()
+        if device is None:
+            return None
+        with _held_lock:
+            _held[token_hash] = (time.monotonic(), device)
+            _held.move_to_end(token_hash)
+            if len(_held) > HELD_DEVICES:
+                _held.popitem(last=False)
+        held = (0.0, device)
+    device = copy.copy(held[1])  # each caller its own instance
+    _bring_up_to_date(device, row)
     return device
 
 
@@ -134,20 +190,10 @@ def device_still_valid(device: Device) -> bool:
     On True the held row is brought up to date where ingest needs it (the unit
     it rides in) and `device.has_pending` says whether a command waits for it.
     """
-    row = (
-        _with_pending(Device.objects.filter(pk=device.pk, token_hash=device.token_hash, revoked_at__isnull=True))
-        .filter(active=True)
-        .values_list("unit_id", "officer_id", "officer__unit_id", "has_pending")
-        .first()
-    )
+    row = _device_check(token_hash=device.token_hash, pk=device.pk)
     if row is None:
         return False
-    unit_id, officer_id, officer_unit_id, device.has_pending = row
-    if officer_id != device.officer_id:
-        device.officer = Officer.objects.filter(pk=officer_id).first() if officer_id else None
-    elif officer_id is not None and Device.officer.is_cached(device):
-        device.officer.unit_id = officer_unit_id
-    device.unit_id = unit_id
+    _bring_up_to_date(device, row)
     return True
 
 
@@ -157,6 +203,10 @@ def device_seen(*, device: Device) -> None:
     if device.last_seen_at is None or now - device.last_seen_at >= SEEN_EVERY:
         device.last_seen_at = now
         Device.objects.filter(pk=device.pk).update(last_seen_at=now)
+        with _held_lock:
+            held = _held.get(device.token_hash)
+        if held is not None and held[1].pk == device.pk:
+            held[1].last_seen_at = now  # the copies handed out next know it too
 
 
 # The database thread -------------------------------------------------------------------
@@ -175,23 +225,28 @@ def _unit_of_work(fn: Callable, args: tuple, kwargs: dict) -> Any:
             close_old_connections()
 
 
-async def in_db_thread(fn: Callable, /, *args, **kwargs) -> Any:
-    """Run `fn` (ORM work) in the process's one database thread; its connection lives on between calls.
+# Device ingest's database work when a request's own thread would be thrown away with its connection.
+_db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beacon-device-db")
 
-    Django serves each HTTP request in a ThreadSensitiveContext, so a plain
-    sync_to_async from an async view runs in a thread made for that request,
-    which opens a database connection of its own and drops it at the end (a
-    new connection per request, however long CONN_MAX_AGE). Stepping out of
-    that context sends the call to asgiref's process-wide thread-sensitive
-    thread, the one Channels' consumers use, whose connection CONN_MAX_AGE (or
-    the pool) keeps. Under async_to_sync (the test client) the call still runs
-    in the calling thread, as any thread-sensitive call does.
+
+async def in_db_thread(fn: Callable, /, *args, **kwargs) -> Any:
+    """Run `fn` (ORM work) in a long-lived thread whose database connection lives on between calls.
+
+    Django serves each HTTP request in a ThreadSensitiveContext: a plain
+    sync_to_async from an async view runs in a thread made for that request
+    (or, with a sync-only middleware outside, in the request's sync thread),
+    which opens a database connection of its own and drops it at the end: a
+    connection per request, whatever CONN_MAX_AGE says. Inside such a context
+    the call goes to this module's one device-database thread instead. Outside
+    one (Channels' consumers, the test clients) it is an ordinary
+    thread-sensitive call: asgiref's one shared thread, whose connection
+    CONN_MAX_AGE keeps, or the calling test's own thread and transaction.
     """
-    token = SyncToAsync.thread_sensitive_context.set(None)
-    try:
-        return await SyncToAsync(_unit_of_work, thread_sensitive=True)(fn, args, kwargs)
-    finally:
-        SyncToAsync.thread_sensitive_context.reset(token)
+    if SyncToAsync.thread_sensitive_context.get(None) is None:
+        call = SyncToAsync(_unit_of_work, thread_sensitive=True)
+    else:
+        call = SyncToAsync(_unit_of_work, thread_sensitive=False, executor=_db_executor)
+    return await call(fn, args, kwargs)
 
 
 # Commands -----------------------------------------------------------------
