@@ -462,7 +462,7 @@ async def device_events(request):
     if token is None:
         return _json(http.HTTP_401_UNAUTHORIZED, {"detail": NO_TOKEN}, **challenge)
     problem, events = read_events(request)
-    done = await services.in_db_thread(_authenticate_and_ingest, token, events)
+    done = await services.in_db_thread_from_view(_authenticate_and_ingest, token, events)
     if done is None:
         return _json(http.HTTP_401_UNAUTHORIZED, {"detail": INVALID_TOKEN}, **challenge)
     if problem is not None:

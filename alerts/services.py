@@ -225,28 +225,48 @@ def _unit_of_work(fn: Callable, args: tuple, kwargs: dict) -> Any:
             close_old_connections()
 
 
-# Device ingest's database work when a request's own thread would be thrown away with its connection.
-_db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beacon-device-db")
+# Device work's database thread: one per process, living as long as it does,
+# so its connection is kept between requests and messages (LONG_LIVED_CONN_MAX_AGE)
+# where request threads, made and dropped per request, close theirs
+# (CONN_MAX_AGE = 0, config/settings.py). With a connection pool (PostgreSQL)
+# the pool keeps connections instead and this thread returns its own after each call.
+LONG_LIVED_CONN_MAX_AGE = 300
+
+
+def _keep_connections() -> None:
+    for alias in connections:
+        conn = connections[alias]
+        if conn.settings_dict.get("CONN_MAX_AGE") == 0 and not conn.settings_dict.get("OPTIONS", {}).get("pool"):
+            # This thread's own wrapper gets its own settings: other threads keep CONN_MAX_AGE = 0.
+            conn.settings_dict = {**conn.settings_dict, "CONN_MAX_AGE": LONG_LIVED_CONN_MAX_AGE}
+
+
+_db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beacon-device-db", initializer=_keep_connections)
 
 
 async def in_db_thread(fn: Callable, /, *args, **kwargs) -> Any:
-    """Run `fn` (ORM work) in a long-lived thread whose database connection lives on between calls.
+    """Run `fn` (ORM work) in the device database thread, whose connection lives on between calls."""
+    return await SyncToAsync(_unit_of_work, thread_sensitive=False, executor=_db_executor)(fn, args, kwargs)
 
-    Django serves each HTTP request in a ThreadSensitiveContext: a plain
-    sync_to_async from an async view runs in a thread made for that request
-    (or, with a sync-only middleware outside, in the request's sync thread),
-    which opens a database connection of its own and drops it at the end: a
-    connection per request, whatever CONN_MAX_AGE says. Inside such a context
-    the call goes to this module's one device-database thread instead. Outside
-    one (Channels' consumers, the test clients) it is an ordinary
-    thread-sensitive call: asgiref's one shared thread, whose connection
-    CONN_MAX_AGE keeps, or the calling test's own thread and transaction.
+
+async def in_db_thread_from_view(fn: Callable, /, *args, **kwargs) -> Any:
+    """in_db_thread for an async view, so a request costs no new connection and no new thread.
+
+    Under a server, Django serves each request in a ThreadSensitiveContext: a
+    plain sync_to_async would run in a thread made for that request (or in the
+    request's sync thread, below a sync-only middleware), with a connection
+    made for it. Without one, the view runs under a test client, from the
+    test's own thread: the work runs there, thread-sensitive, inside the
+    test's transaction.
     """
     if SyncToAsync.thread_sensitive_context.get(None) is None:
-        call = SyncToAsync(_unit_of_work, thread_sensitive=True)
-    else:
-        call = SyncToAsync(_unit_of_work, thread_sensitive=False, executor=_db_executor)
-    return await call(fn, args, kwargs)
+        return await SyncToAsync(_unit_of_work, thread_sensitive=True)(fn, args, kwargs)
+    return await in_db_thread(fn, *args, **kwargs)
+
+
+def close_db_thread_connections() -> None:
+    """Close the device database thread's connections (tests, between databases)."""
+    _db_executor.submit(connections.close_all).result(timeout=30)
 
 
 # Commands -----------------------------------------------------------------

@@ -110,12 +110,26 @@ ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = None
 
 # Database: SQLite unless DATABASE_URL says otherwise.
+#
+# Connections under ASGI: Django serves each request's sync part in a thread
+# made for that request, so a persistent connection (CONN_MAX_AGE > 0) would
+# outlive its thread, unclosed, one per request. CONN_MAX_AGE stays 0; on
+# PostgreSQL a connection closed at the end of a request goes back to psycopg's
+# pool instead of being torn down (DATABASE_POOL_MAX per process), and the
+# long-lived threads (device ingest, sockets: alerts.services.in_db_thread)
+# keep theirs between requests.
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=0,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": int(os.environ.get("DATABASE_POOL_MAX", "10")),
+        "timeout": 10,  # seconds to wait for a free connection before the request fails
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One ASGI process shares the file between threads; wait for the write
     # lock instead of failing at once, and let readers run beside a writer.

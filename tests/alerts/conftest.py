@@ -35,6 +35,8 @@ def _fresh_process_state(settings):
     yield
     policy.forget_approaches()
     avl._take_buffer()
+    services._held.clear()
+    services.close_db_thread_connections()  # sockets' database thread: no connection outlives the test
 
 
 @pytest.fixture
