@@ -169,7 +169,8 @@ def device_for_token(token: str | None) -> Device | None:
         return None
     with _held_lock:
         held = _held.get(token_hash)
-    if held is None or held[1].pk != row[0] or time.monotonic() - held[0] > HELD_SECONDS:
+    stale = held is None or time.monotonic() - held[0] > HELD_SECONDS
+    if stale or held[1].pk != row[0] or held[1].officer_id != row[2]:
         device = Device.objects.select_related("officer").filter(pk=row[0]).first()
         if device is None:
             return None

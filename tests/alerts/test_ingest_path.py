@@ -150,3 +150,38 @@ def test_device_still_valid_reads_one_row(camera):
         assert services.device_still_valid(device)
     assert len(queries.captured_queries) == 1
     assert device.has_pending is False
+
+
+def test_a_held_device_follows_its_officer_to_another_unit_at_the_next_request(camera, make_unit):
+    from dispatch.avl import _take_buffer
+
+    _, device, token = camera
+    post_events(event("location", lat=38.6, lon=-90.2), token)
+    second = make_unit("2A34")
+    device.officer.unit = second
+    device.officer.save(update_fields=["unit"])
+    _take_buffer()
+    assert post_events(event("location", lat=38.6, lon=-90.2), token).status_code == 200
+    assert [f[0] for f in _take_buffer()] == [second.pk]
+
+
+def test_a_held_device_deactivated_or_revoked_is_refused_at_the_next_request(camera):
+    _, device, token = camera
+    assert post_events(event("battery"), token).status_code == 200
+    Device.objects.filter(pk=device.pk).update(active=False)
+    assert post_events(event("battery"), token).status_code == 401
+    Device.objects.filter(pk=device.pk).update(active=True)
+    assert post_events(event("battery"), token).status_code == 200
+    services.device_revoke_token(device=device)
+    assert post_events(event("battery"), token).status_code == 401
+
+
+def test_last_seen_is_written_once_per_interval_across_requests(camera):
+    _, device, token = camera
+    post_events(event("battery"), token)
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(5):
+            post_events(event("location", lat=38.6, lon=-90.2), token)
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    device.refresh_from_db()
+    assert device.last_seen_at is not None
