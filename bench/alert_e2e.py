@@ -439,9 +439,12 @@ def run_row(kind: str, args, env: dict, creds_path: str, creds: dict, alert_unit
             for child in children:
                 child.ask("GO")
             # Background window: everything but alerts.
+            others = {child.name: psutil.Process(child.process.pid) for child in children}
             cpu0, t0 = measured.cpu_times(), time.monotonic()
+            others0, machine0 = {name: p.cpu_times() for name, p in others.items()}, psutil.cpu_times()
             time.sleep(args.background)
             mark1, cpu1, t1 = consoles.ask("MARK"), measured.cpu_times(), time.monotonic()
+            others1, machine1 = {name: p.cpu_times() for name, p in others.items()}, psutil.cpu_times()
             if kind == "floor":
                 sent = raise_floor_alerts(port, args.alerts, args.rate, args.floor_bytes)
             else:
@@ -459,6 +462,8 @@ def run_row(kind: str, args, env: dict, creds_path: str, creds: dict, alert_unit
         return (b.user - a.user) + (b.system - a.system)
 
     background_rate = cpu(cpu0, cpu1) / (t1 - t0)
+    idle = (machine1.idle - machine0.idle) / (t1 - t0)
+    load_cores = {name: cpu(others0[name], others1[name]) / (t1 - t0) for name in others}
     alert_cpu = cpu(cpu1, cpu2)
     frames = mark2["frames"] - mark1["frames"]
     alert_frames = mark2["alert_frames"] - mark1["alert_frames"]
@@ -483,6 +488,8 @@ def run_row(kind: str, args, env: dict, creds_path: str, creds: dict, alert_unit
         post_p50=support.percentile([a["answered"] - a["sent"] for a in sent], 0.5) * 1000,
         post_p99=support.percentile([a["answered"] - a["sent"] for a in sent], 0.99) * 1000,
         server_cores_background=background_rate,
+        load_cores=load_cores,
+        machine_busy=psutil.cpu_count() - idle,
         server_cores_alerts=alert_cpu / (t2 - t1),
         frames=frames,
         alert_frames=alert_frames,
@@ -499,6 +506,12 @@ def run_row(kind: str, args, env: dict, creds_path: str, creds: dict, alert_unit
 
 
 LABELS = {"floor": "plain `websockets` broadcast (floor)", "daphne": "Beacon, Daphne", "uvicorn": "Beacon, uvicorn"}
+
+
+def psutil_cores() -> int:
+    import psutil
+
+    return psutil.cpu_count()
 
 
 def report(rows: list[dict], args, seconds: float) -> str:
@@ -524,15 +537,21 @@ def report(rows: list[dict], args, seconds: float) -> str:
             f"| {r['server_cores_background']:.2f} / {r['server_cores_alerts']:.2f} |"
         )
     lines += ["", "Load beside the alerts (Beacon rows):", ""]
-    lines += ["| server | location acks p50 / p99 ms | fixes sent / acked | viewers | slowest viewer fps |"]
-    lines += ["|---|---:|---:|---:|---:|"]
+    lines += [
+        "| server | location acks p50 / p99 ms | fixes sent / acked | viewers | slowest viewer fps "
+        "| cores, background window: server / consoles / fleet / cameras / machine busy |"
+    ]
+    lines += ["|---|---:|---:|---:|---:|---|"]
     for r in rows:
         if r["kind"] == "floor":
             continue
         d, c = r["devices"] or {}, r["cameras"] or {}
         lines.append(
             f"| {LABELS[r['kind']]} | {d.get('p50_ms', float('nan')):.1f} / {d.get('p99_ms', float('nan')):.1f} "
-            f"| {d.get('sent', 0)} / {d.get('acks', 0)} | {c.get('viewers', 0)} | {c.get('min_fps', 0):.1f} |"
+            f"| {d.get('sent', 0)} / {d.get('acks', 0)} | {c.get('viewers', 0)} | {c.get('min_fps', 0):.1f} "
+            f"| {r['server_cores_background']:.2f} / "
+            + " / ".join(f"{r['load_cores'].get(name, 0):.2f}" for name in ("consoles", "devices", "cameras"))
+            + f" / {r['machine_busy']:.2f} of {psutil_cores()} |"
         )
     beacon = [r for r in rows if r["kind"] != "floor"]
     lines += [
@@ -568,7 +587,7 @@ def evaluate(rows: list[dict]) -> None:
         TARGETS.append(
             {
                 "target": f"alert to 1,000 consoles, p99 ≤ 2× floor and < 100 ms ({name})",
-                "measured": f"p99 {r['p99']:.0f} ms = {ratio:.1f}× floor ({floor['p99']:.0f} ms); "
+                "measured": f"p99 {r['p99']:.0f} ms = {ratio:.1f}× floor ({floor['p99'] if floor else float('nan'):.0f} ms); "
                 f"{r['delivered']}/{r['expected']} delivered",
                 "met": ratio <= TARGET_RATIO and r["p99"] < TARGET_P99_MS and r["delivered"] == r["expected"],
             }
