@@ -288,15 +288,12 @@ const unitGroups = STATUS_ORDER.map((status) => {
 function renderUnits() {
   const byStatus = new Map(STATUS_ORDER.map((status) => [status, []]));
   for (const unit of state.units.values()) byStatus.get(unit.status)?.push(unit);
-  // Every group's size first, then the rows: each group's place on the board is known when it fills.
   for (const group of unitGroups) {
     const units = byStatus.get(group.status).sort((a, b) => bySign(a.call_sign, b.call_sign));
-    group.units = units;
     group.element.hidden = units.length === 0;
     group.count.textContent = units.length;
-    group.rows.list.style.height = `${units.length * (group.rows.rowHeight || 0)}px`;
+    group.rows.setItems(units); // top to bottom: the groups above this one have their height already
   }
-  for (const group of unitGroups) group.rows.setItems(group.units);
 }
 
 function fixAge(unit) {
@@ -307,8 +304,8 @@ function fixAge(unit) {
 
 // --- live link -----------------------------------------------------------------
 
-// Events re-render the queue and the board once per frame, however many came:
-// a resume replays up to thousands of them at once.
+// Events re-render the queue and the board (and ask for recommendations) once
+// per frame, however many came: a resume replays up to thousands of them at once.
 const due = new Set();
 function soon(render) {
   if (!due.size) requestAnimationFrame(() => {
@@ -334,11 +331,11 @@ new ConsoleSocket({
     if (event.startsWith("call.")) {
       upsertCall(data.call ?? data);
       soon(renderQueue);
-      if ((data.call ?? data).id === state.selected) loadRecommendations();
+      if ((data.call ?? data).id === state.selected) soon(loadRecommendations);
     } else if (event.startsWith("unit.")) {
       if (data.call_sign) { upsertUnit(data); soon(renderUnits); }
       else if (data.unit?.call_sign) { upsertUnit(data.unit); soon(renderUnits); }
-      if (state.selected) loadRecommendations();
+      if (state.selected) soon(loadRecommendations);
     } else if (event.startsWith("alert.")) {
       banners.apply(data.alert ?? data);
     }
