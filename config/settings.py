@@ -15,6 +15,7 @@ upgrade backends and harden the deployment:
   SECURE_SSL       "0" to turn off HTTPS-only cookies and redirects (behind
                    a proxy that terminates TLS but talks plain HTTP to clients: never)
   MAP_TILE_URL     tile server template for the maps; empty for no tiles
+  STATIC_ROOT      where collectstatic writes (default: staticfiles/ in the checkout)
 """
 
 import os
@@ -182,7 +183,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -54,3 +54,19 @@ def test_the_demo_refuses_a_production_database_and_says_why():
     assert result.returncode != 0
     assert "DEBUG is off" in result.stderr
     assert "--force" in result.stderr
+
+
+def test_static_files_collect_for_production(tmp_path):
+    # WhiteNoise's manifest storage refuses a file that names one it cannot find
+    # (a vendored library's source map, say), and then production has no pages.
+    result = run_manage(
+        "collectstatic",
+        "--no-input",
+        DATABASE_URL="postgres://beacon:secret@127.0.0.1:5432/beacon",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        STATIC_ROOT=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = (tmp_path / "staticfiles.json").read_text()
+    assert "js/dispatch-console.js" in manifest
+    assert "vendor/leaflet/leaflet.js" in manifest
