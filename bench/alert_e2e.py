@@ -613,7 +613,8 @@ def conduct(args) -> str:
         creds = support.prepare(database_url, units=max(args.devices, args.cameras, 2 * args.alerts + 8))
         creds_path = str(Path(workdir) / "credentials.json")
         Path(creds_path).write_text(json.dumps(creds))
-        env = support.server_env(database_url, CONSOLE_ACCESS_RECHECK_SECONDS="3600")
+        # Consoles' sessions are re-checked every 30 s, as in production.
+        env = support.server_env(database_url)
         # Triggers from the units past the cameras, a fresh one per alert and per server.
         spare = creds["units"][args.cameras :]
         rows = []
