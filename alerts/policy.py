@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from dispatch.avl import distance_m
+from dispatch.avl import EARTH_RADIUS_M, distance_m
 from dispatch.models import Assignment, Unit, UnitStatus
 
 
@@ -26,27 +26,31 @@ def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def nearby_units(*, lat: float, lon: float, radius_m: float, exclude_unit_id: int | None) -> list[dict]:
-    """Units with an officer on duty within radius_m of a point: distance and bearing from each unit to it."""
-    units = (
-        Unit.objects.filter(position_at__isnull=False, officers__isnull=False)
+    """Units with an officer on duty within radius_m of a point: distance and bearing from each unit to it.
+
+    The database narrows the search to the box around the circle, so an alert
+    reads the rows of the units near it, not of the whole fleet.
+    """
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M) * 1.01  # a margin for rounding; the distance decides
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+    rows = (
+        Unit.objects.filter(
+            position_at__isnull=False,
+            officers__isnull=False,
+            lat__range=(lat - dlat, lat + dlat),
+            lon__range=(lon - dlon, lon + dlon),
+        )
         .exclude(status=UnitStatus.OFF_DUTY)
+        .exclude(pk=exclude_unit_id)
+        .values_list("pk", "call_sign", "lat", "lon")
         .distinct()
-        .only("id", "call_sign", "lat", "lon")
     )
     found = []
-    for unit in units:
-        if unit.pk == exclude_unit_id:
-            continue
-        distance = distance_m(unit.lat, unit.lon, lat, lon)
+    for pk, call_sign, unit_lat, unit_lon in rows:
+        distance = distance_m(unit_lat, unit_lon, lat, lon)
         if distance <= radius_m:
-            found.append(
-                {
-                    "unit": unit.pk,
-                    "call_sign": unit.call_sign,
-                    "distance_m": round(distance),
-                    "bearing_deg": round(bearing_deg(unit.lat, unit.lon, lat, lon)),
-                }
-            )
+            bearing = round(bearing_deg(unit_lat, unit_lon, lat, lon))
+            found.append({"unit": pk, "call_sign": call_sign, "distance_m": round(distance), "bearing_deg": bearing})
     return sorted(found, key=lambda near: near["distance_m"])
 
 
