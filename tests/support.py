@@ -8,6 +8,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
@@ -27,8 +28,8 @@ def test_database_url() -> str:
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    user = quote(db.get("USER") or "")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
     auth = f"{user}{password}@" if user else ""
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
@@ -49,7 +50,12 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
 
 @contextmanager
 def asgi_server(extra_env: dict[str, str] | None = None, port: int | None = None, server: str = "daphne"):
-    """Run the product's ASGI app in a subprocess, yield its base URL, stop it afterwards."""
+    """Run the product's ASGI app in a subprocess, yield its base URL, stop it afterwards.
+
+    `server` is "daphne" or "uvicorn". `extra_env` adds to or overrides the
+    server's environment; a DJANGO_SETTINGS_MODULE there runs it on other
+    settings (tests/events/server_settings.py: short console timers).
+    """
     port = port or free_port()
     env = {
         **os.environ,
@@ -72,6 +78,8 @@ def asgi_server(extra_env: dict[str, str] | None = None, port: int | None = None
             "127.0.0.1",
             "--port",
             str(port),
+            "--lifespan",
+            "off",
             "--log-level",
             "warning",
             "config.asgi:application",
@@ -81,7 +89,10 @@ def asgi_server(extra_env: dict[str, str] | None = None, port: int | None = None
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_for_port(port, process)
+            try:
+                wait_for_port(port, process)
+            except RuntimeError as error:
+                raise RuntimeError(f"{error} Its output:\n{log_path.read_text(errors='replace')}") from None
             yield f"http://127.0.0.1:{port}"
         finally:
             process.send_signal(signal.SIGTERM)

@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-import os
+from contextlib import ExitStack
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -13,6 +13,7 @@ from django.test import Client
 
 from events.models import Event
 from events.services import record_event
+from tests.support import asgi_server
 
 ORIGIN = "http://127.0.0.1"
 
@@ -96,96 +97,21 @@ async def open_console():
 # --- Real servers on real sockets ---
 
 
-def database_url() -> str:
-    """The test database as a DATABASE_URL, for a server process to open the same rows."""
-    from urllib.parse import quote
-
-    from django.db import connection
-
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = quote(db.get("USER") or "")
-    password = quote(db.get("PASSWORD") or "")
-    return f"postgres://{user}:{password}@{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-SERVER_COMMANDS = {
-    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "config.asgi:application"],
-    "uvicorn": [
-        "-m",
-        "uvicorn",
-        "config.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--lifespan",
-        "off",
-        "--log-level",
-        "warning",
-    ],
-}
-
-
 @pytest.fixture
-def start_server(tmp_path):
-    """Start the product's ASGI app under Daphne or uvicorn on a free port; returns its ws:// base URL."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
+def start_server():
+    """Start the product's ASGI app under "daphne" or "uvicorn" (tests.support.asgi_server); its ws:// console URL.
 
-    started: list[subprocess.Popen] = []
-    logs: list = []
+    The server runs on tests/events/server_settings.py; keyword arguments go
+    into its environment (BEACON_TEST_HEARTBEAT_SECONDS="4", LOG_LEVEL="ERROR").
+    """
+    with ExitStack() as servers:
 
-    def start(kind: str, **env_overrides: str) -> str:
-        port = free_port()
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.events.server_settings",
-            "DATABASE_URL": database_url(),
-            "DEBUG": "1",
-            **env_overrides,
-        }
-        log_path = tmp_path / f"{kind}-{port}.log"
-        log = log_path.open("w")
-        logs.append(log)
-        command = [sys.executable, *(part.format(port=port) for part in SERVER_COMMANDS[kind])]
-        process = subprocess.Popen(
-            command, env=env, cwd=Path(__file__).resolve().parents[2], stdout=log, stderr=subprocess.STDOUT
-        )
-        started.append(process)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"{kind} exited: {log_path.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return f"ws://127.0.0.1:{port}/ws/console/"
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{kind} did not listen on port {port} within 30 s")
+        def start(kind: str, **env_overrides: str) -> str:
+            env = {"DJANGO_SETTINGS_MODULE": "tests.events.server_settings", **env_overrides}
+            url = servers.enter_context(asgi_server(env, server=kind))
+            return url.replace("http://", "ws://", 1) + "/ws/console/"
 
-    yield start
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    for log in logs:
-        log.close()
+        yield start
 
 
 def origin_of(url: str) -> str:
