@@ -1,13 +1,13 @@
 """What a console's snapshot needs from alerts."""
 
 from alerts.models import Alert, ProneWindow
-from alerts.serializers import AlertSerializer
+from alerts.serializers import ConsoleAlertSerializer
 from alerts.services import prompt_data
 
 
 def unacknowledged_alerts() -> list[dict]:
-    """Every raised alert nobody has acknowledged yet, newest first, as the API serializes it."""
-    return AlertSerializer(Alert.objects.unacknowledged().with_details(), many=True).data
+    """Every raised alert nobody has acknowledged yet, newest first, as alert events carry them."""
+    return ConsoleAlertSerializer(Alert.objects.unacknowledged().with_details(), many=True).data
 
 
 def open_prompts() -> list[dict]:

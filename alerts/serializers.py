@@ -64,6 +64,24 @@ class AlertSerializer(serializers.ModelSerializer):
         return alert.nearby
 
 
+class ConsoleAlertSerializer(AlertSerializer):
+    """An alert as the console socket carries it: `nearby_units` (ids) instead of `nearby`.
+
+    Every console gets every alert frame, so its size is paid once per console:
+    with hundreds of units in range, `nearby` made an alert.raised frame tens of
+    kilobytes. An MDT finds its own unit in `nearby_units` and works out the
+    distance and bearing from its own latest fix; the API keeps `nearby` whole.
+    """
+
+    nearby_units = serializers.SerializerMethodField()
+
+    class Meta(AlertSerializer.Meta):
+        fields = [name for name in AlertSerializer.Meta.fields if name != "nearby"] + ["nearby_units"]
+
+    def get_nearby_units(self, alert: Alert) -> list[int]:
+        return [near["unit"] for near in alert.nearby]
+
+
 class DeviceSerializer(serializers.ModelSerializer):
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     unit = serializers.IntegerField(source="current_unit_id", read_only=True, allow_null=True)

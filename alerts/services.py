@@ -44,7 +44,7 @@ from alerts.models import (
     ProneWindow,
     Severity,
 )
-from alerts.serializers import AlertSerializer
+from alerts.serializers import AlertSerializer, ConsoleAlertSerializer
 from alerts.telemetry import DeviceEventIn, Rejection, ensure_position_flusher, parse_events
 from audit.services import actor_name, actor_user, audit_record
 from config.errors import RefusedChange
@@ -638,8 +638,13 @@ def expire_prone_windows(now: datetime | None = None) -> list[Alert]:
 
 
 def alert_data(alert: Alert) -> dict:
-    """The alert as consoles and the API see it (one serializer for both)."""
+    """The alert as the API shows it."""
     return AlertSerializer(Alert.objects.with_details().get(pk=alert.pk)).data
+
+
+def console_alert_data(alert: Alert) -> dict:
+    """The alert as alert events carry it to every console (see ConsoleAlertSerializer)."""
+    return ConsoleAlertSerializer(Alert.objects.with_details().get(pk=alert.pk)).data
 
 
 def _raise_alert(
@@ -685,7 +690,7 @@ def _raise_alert(
         notify=rule.notify,
         nearby=nearby,
     )
-    record_event("alert.raised", alert_data(alert))
+    record_event("alert.raised", console_alert_data(alert))
     audit_record(
         action="alert.raised",
         actor_name=f"device:{device.name}",
@@ -717,7 +722,7 @@ def _move_alert(alert: Alert, status: str, *, actor, source_ip: str | None, note
         alert.resolution_note = note[:500]
     alert.save()
     kind = "alert.acknowledged" if status == AlertStatus.ACKNOWLEDGED else "alert.resolved"
-    record_event(kind, alert_data(alert))
+    record_event(kind, console_alert_data(alert))
     audit_record(
         action=f"alert.{status}",
         actor=actor_user(actor),
@@ -768,7 +773,7 @@ def escalate_overdue_alerts(now: datetime | None = None) -> list[Alert]:
                 continue
             alert.escalated_at = now
             alert.save(update_fields=["escalated_at"])
-            record_event("alert.escalated", alert_data(alert))
+            record_event("alert.escalated", console_alert_data(alert))
             audit_record(
                 action="alert.escalated",
                 actor_name="system",
@@ -825,7 +830,7 @@ def alert_respond(*, alert: Alert, actor, source_ip: str | None = None) -> Assig
         )
         alert.call = call
         alert.save(update_fields=["call"])
-        record_event("alert.updated", alert_data(alert))
+        record_event("alert.updated", console_alert_data(alert))
     assignment = Assignment.objects.filter(call=call, unit=unit, cleared_at__isnull=True).first()
     if assignment is None:
         assignment = dispatch.call_assign_unit(call=call, unit=unit, actor=actor, source_ip=source_ip)

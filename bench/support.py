@@ -137,6 +137,9 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + "k" * 60,
         "SECURE_SSL": "0",
+        # Collected outside the checkout: a development server (DEBUG on) scans
+        # STATIC_ROOT on every request when it exists.
+        "STATIC_ROOT": str(Path(tempfile.gettempdir()) / "beacon-bench-static"),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

@@ -28,23 +28,22 @@ $("#theme-toggle")?.addEventListener("click", () => {
 
 // --- alerts: nearby colleagues ------------------------------------------------
 
-function nearbyEntry(alert) {
-  return (alert.nearby || []).find((entry) => entry.unit === me?.unit);
+// The server names the units that were within the alert radius when it was
+// raised; where the alert is from here comes from this unit's latest fix.
+function isNearby(alert) {
+  return (alert.nearby_units || []).includes(me?.unit);
 }
 
 function whereFromMe(alert) {
-  if (state.position && alert.lat != null) {
-    const { distance, bearing } = distanceAndBearing(state.position.lat, state.position.lon, alert.lat, alert.lon);
-    return `${formatDistance(distance)} ${compass(bearing)} (${Math.round(bearing)}°)`;
-  }
-  const entry = nearbyEntry(alert);
-  return entry ? `${formatDistance(entry.distance_m)} ${compass(entry.bearing_deg)} (${Math.round(entry.bearing_deg)}°)` : "";
+  if (!state.position || alert.lat == null) return "";
+  const { distance, bearing } = distanceAndBearing(state.position.lat, state.position.lon, alert.lat, alert.lon);
+  return `${formatDistance(distance)} ${compass(bearing)} (${Math.round(bearing)}°)`;
 }
 
 const banners = new AlertBanners($("#alerts"), {
   actions: false,
   // Officers see alerts of colleagues within the alert radius, and every escalated alert.
-  visible: (alert) => alert.unit !== me?.unit && (Boolean(nearbyEntry(alert)) || Boolean(alert.escalated_at)),
+  visible: (alert) => alert.unit !== me?.unit && (isNearby(alert) || Boolean(alert.escalated_at)),
   detail: (alert) => whereFromMe(alert),
   extraButtons: (alert) => [el("button", { class: "btn", type: "button", onclick: () => respond(alert) }, "Respond")],
 });

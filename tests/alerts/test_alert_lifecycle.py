@@ -101,8 +101,11 @@ def test_the_list_filters_by_status(alert, dispatcher):
 
 
 def test_every_unacknowledged_alert_is_in_the_console_snapshot_as_the_api_serializes_it(alert, dispatcher):
-    snapshot = unacknowledged_alerts()
-    assert snapshot == [api(dispatcher).get(f"/api/v1/alerts/{alert.pk}/").json()]
+    [snapshot] = unacknowledged_alerts()
+    detail = api(dispatcher).get(f"/api/v1/alerts/{alert.pk}/").json()
+    # The same alert, with the units in range named by id rather than in full.
+    assert snapshot.pop("nearby_units") == [near["unit"] for near in detail.pop("nearby")]
+    assert snapshot == detail
     services.alert_acknowledge(alert=alert, actor=dispatcher)
     assert unacknowledged_alerts() == []
 
