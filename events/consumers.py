@@ -32,6 +32,7 @@ Anything else gets an error frame and the stream goes on.
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Awaitable, Callable
 from importlib import import_module
@@ -263,7 +264,10 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def _still_allowed(self) -> bool:
         self._checked_at = time.monotonic()
-        if await database_sync_to_async(session_still_allows)(self.session_key, self.user_id):
+        # Not thread-sensitive: a thousand consoles' checks must not queue up in
+        # the one thread that serves every HTTP request (an alert's POST among them).
+        still = database_sync_to_async(session_still_allows, thread_sensitive=False)
+        if await still(self.session_key, self.user_id):
             return True
         self.outbox.stop()
         self.hub.remove(self.outbox)
@@ -272,8 +276,14 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         return False
 
     async def _watch_access(self) -> None:
-        # A console that never sends anything is still re-checked.
+        # A console that never sends anything is still re-checked. Consoles that
+        # connected together (a server restart) are spread over the interval,
+        # not re-checked all in the same second.
+        await asyncio.sleep(max(1.0, self._recheck_seconds()) * random.uniform(0.5, 1.0))
+        if not await self._still_allowed():
+            return
         while True:
-            await asyncio.sleep(max(1.0, self._recheck_seconds()))
+            # A check on a message counts too: the next is an interval after the last.
+            await asyncio.sleep(max(1.0, self._checked_at + self._recheck_seconds() - time.monotonic()))
             if time.monotonic() - self._checked_at >= self._recheck_seconds() and not await self._still_allowed():
                 return
