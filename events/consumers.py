@@ -32,11 +32,8 @@ Anything else gets an error frame and the stream goes on.
 
 import asyncio
 import json
-import random
 import time
 from collections.abc import Awaitable, Callable
-from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -45,15 +42,13 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
-from django.contrib import auth
 
-from accounts.roles import Role, has_role
+from events.access import access_watch, check, may_open_console, recheck_seconds
 from events.hub import ConsoleOutbox, encode, encode_event, get_hub, send_message
 from events.models import Event
 from events.services import events_after, head_seq
 from events.snapshot import build_snapshot
 
-CONSOLE_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.OFFICER)
 FORBIDDEN_CLOSE_CODE = 4003
 # A console sends only small control messages.
 MAX_MESSAGE_CHARS = 4096
@@ -63,22 +58,6 @@ RESUME_HELP = (
     'A console may send {"type": "ack", "seq": <the last sequence number it applied>} '
     'or {"type": "resume", "after": <the last sequence number it has>}.'
 )
-
-
-def may_open_console(user) -> bool:
-    """True for a signed-in, active user with a console role."""
-    return has_role(user, *CONSOLE_ROLES)
-
-
-def session_still_allows(session_key: str | None, user_id: int) -> bool:
-    """Read the session again: it still exists, unexpired, for the same user, who still has a console role."""
-    if not session_key:
-        return False
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    # django.contrib.auth.get_user also checks is_active and the password hash
-    # kept in the session, so a password change ends the console too.
-    user = auth.get_user(SimpleNamespace(session=store))
-    return user.pk == user_id and may_open_console(user)
 
 
 def frames_after(after: int | None) -> tuple[list[str], int]:
@@ -129,7 +108,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     outbox: ConsoleOutbox | None = None
     hub = None
-    _watcher: asyncio.Task | None = None
+    checked_at = 0.0
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -140,7 +119,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = user.pk
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
-        self._checked_at = time.monotonic()
+        self.checked_at = time.monotonic()
 
         self.hub = await get_hub()
         await self.accept()
@@ -162,15 +141,14 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self.hub.add(self.outbox)
         if "after" in query and after is None:
             self._reply_error("?after= must be a sequence number (0 or more); here is a snapshot instead.")
-        self._watcher = asyncio.get_running_loop().create_task(self._watch_access())
+        access_watch().add(self)
 
     async def disconnect(self, code: int) -> None:
         if self.outbox is not None:
             self.outbox.stop()
             if self.hub is not None:
                 self.hub.remove(self.outbox)
-        if self._watcher is not None:
-            self._watcher.cancel()
+        access_watch().remove(self)
 
     async def __call__(self, scope, receive, send) -> None:
         # AsyncConsumer.__call__ without a channel layer, and without
@@ -198,7 +176,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         """Take a well-formed acknowledgement, unless the access re-check is due; True if taken."""
         if self.outbox is None or text is None or len(text) > 100 or '"ack"' not in text:
             return False
-        if time.monotonic() - self._checked_at >= self._recheck_seconds():
+        if time.monotonic() - self.checked_at >= recheck_seconds():
             return False
         try:
             message = json.loads(text)
@@ -213,7 +191,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.outbox is None:
             return  # refused at connect; the close is on its way
-        if time.monotonic() - self._checked_at >= self._recheck_seconds() and not await self._still_allowed():
+        if time.monotonic() - self.checked_at >= recheck_seconds() and not await self._still_allowed():
             return
         if text_data is None:
             return self._reply_error("Binary frames are not understood; send JSON text. " + RESUME_HELP)
@@ -256,34 +234,19 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     def _reply_error(self, detail: str) -> None:
         self.outbox.offer_frame(send_message(self._error(detail)))
 
-    # Access: the session, account and role are read again while the socket lives.
-
-    @staticmethod
-    def _recheck_seconds() -> float:
-        return float(getattr(settings, "CONSOLE_ACCESS_RECHECK_SECONDS", 30))
+    # Access: the session, account and role are read again while the socket
+    # lives (events.access), every interval and on a message after that long.
 
     async def _still_allowed(self) -> bool:
-        self._checked_at = time.monotonic()
-        # Not thread-sensitive: a thousand consoles' checks must not queue up in
-        # the one thread that serves every HTTP request (an alert's POST among them).
-        still = database_sync_to_async(session_still_allows, thread_sensitive=False)
-        if await still(self.session_key, self.user_id):
-            return True
+        await check([self])
+        return self.outbox is not None and not self.outbox.closed
+
+    async def refuse(self) -> None:
+        """Tell the console why, and close it with 4003 (once)."""
+        if self.outbox is None or self.outbox.closed:
+            return
         self.outbox.stop()
         self.hub.remove(self.outbox)
+        access_watch().remove(self)
         await self.send(self._error(NOT_ALLOWED))
         await self.close(FORBIDDEN_CLOSE_CODE)
-        return False
-
-    async def _watch_access(self) -> None:
-        # A console that never sends anything is still re-checked. Consoles that
-        # connected together (a server restart) are spread over the interval,
-        # not re-checked all in the same second.
-        await asyncio.sleep(max(1.0, self._recheck_seconds()) * random.uniform(0.5, 1.0))
-        if not await self._still_allowed():
-            return
-        while True:
-            # A check on a message counts too: the next is an interval after the last.
-            await asyncio.sleep(max(1.0, self._checked_at + self._recheck_seconds() - time.monotonic()))
-            if time.monotonic() - self._checked_at >= self._recheck_seconds() and not await self._still_allowed():
-                return
