@@ -10,6 +10,7 @@ Officers' MDTs receive every console event: an MDT shows an alert when its
 unit is in the alert's `nearby` list, or once the alert has escalated.
 """
 
+import asyncio
 import copy
 import logging
 import threading
@@ -213,15 +214,22 @@ def device_seen(*, device: Device) -> None:
 # The database thread -------------------------------------------------------------------
 
 
-def _unit_of_work(fn: Callable, args: tuple, kwargs: dict) -> Any:
+# The event loop that handed this thread its work, so that what the work sends
+# to sockets (_nudge) is scheduled there without waiting for that busy loop.
+_caller = threading.local()
+
+
+def _unit_of_work(fn: Callable, args: tuple, kwargs: dict, loop: asyncio.AbstractEventLoop | None = None) -> Any:
     # Like channels' database_sync_to_async: drop a broken or expired connection
     # before and after, but not inside a transaction a caller holds open (a test's).
     outside = not any(conn.in_atomic_block for conn in connections.all(initialized_only=True))
     if outside:
         close_old_connections()
+    _caller.loop = loop
     try:
         return fn(*args, **kwargs)
     finally:
+        _caller.loop = None
         if outside:
             close_old_connections()
 
@@ -247,7 +255,8 @@ _db_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="beacon-devi
 
 async def in_db_thread(fn: Callable, /, *args, **kwargs) -> Any:
     """Run `fn` (ORM work) in the device database thread, whose connection lives on between calls."""
-    return await SyncToAsync(_unit_of_work, thread_sensitive=False, executor=_db_executor)(fn, args, kwargs)
+    loop = asyncio.get_running_loop()
+    return await SyncToAsync(_unit_of_work, thread_sensitive=False, executor=_db_executor)(fn, args, kwargs, loop)
 
 
 async def in_db_thread_from_view(fn: Callable, /, *args, **kwargs) -> Any:
@@ -278,11 +287,25 @@ def _nudge(device_id: int, message_type: str = "device.commands") -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    group, message = f"device-{device_id}", {"type": message_type}
+    loop = getattr(_caller, "loop", None)
+    if loop is not None and loop.is_running():
+        # From the device database thread: sent by the loop when it gets to it.
+        # Waiting for it held an alert's answer up behind every frame the loop had
+        # to write first (tens of ms under a fleet's load, for each command).
+        sent = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        sent.add_done_callback(lambda done: done.cancelled() or _nudge_failed(device_id, done.exception()))
+        return
     try:
-        async_to_sync(layer.group_send)(f"device-{device_id}", {"type": message_type})
-    except Exception:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception as error:
+        _nudge_failed(device_id, error)
+
+
+def _nudge_failed(device_id: int, error: BaseException | None) -> None:
+    if error is not None:
         # The command row is committed; the device gets it with its next answer.
-        logger.warning("Could not nudge device %s's socket.", device_id, exc_info=True)
+        logger.warning("Could not nudge device %s's socket: %s", device_id, error)
 
 
 def command_issue(*, device: Device, command: str, reason: str, alert: Alert | None = None) -> DeviceCommand:

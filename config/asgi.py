@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, websockets through Channels."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -30,3 +31,12 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Garbage collection, measured (BENCHMARKS.md, section 1): with a thousand
+# sockets open, CPython's default thresholds ran a full collection every few
+# seconds that stopped the event loop for 100-370 ms, and every console's next
+# alert waited behind it. What start-up loaded lives as long as the process and
+# is left out of every collection; collections run after 50,000 new objects
+# rather than 700, and full ones far more rarely.
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)
