@@ -354,20 +354,16 @@ def report(rows: list[dict], args, seconds: float) -> str:
         "2 cores) ran out before the server did; its rate is then a floor of the HTTP stack's ceiling, not the "
         f"ceiling. Total: {seconds:.0f} s.",
         "",
-        "Why the product is far below the target (profiled with py-spy on uvicorn, one request at a time): a "
-        "one-event POST costs the server about 6 ms of CPU against 0.2-0.25 ms for the trivial endpoint, and the "
-        "Django test client runs the same view in 2.2 ms. The rest is the ASGI path around the view: the "
-        "sync-only `SessionLimitsMiddleware` splits the middleware chain, so each request hops event loop -> "
-        "thread -> event loop -> thread (sync_to_async / async_to_sync), and `CONN_MAX_AGE = 0` opens and closes "
-        "a database connection per request (on SQLite with its PRAGMAs). All sync work runs in one thread "
-        "(thread-sensitive), so one process does about 1/6 ms = 170 requests/s. The socket path is dearer per "
-        "event than it needs to be: each message re-reads the device and asks for pending commands (two queries) "
-        "inside `database_sync_to_async`, which also closes the connection, so every message opens one. What would "
-        "close it: an async device endpoint (or the middleware made async-capable), persistent connections "
-        "(`CONN_MAX_AGE`/pooling), caching the device row and a pending-commands flag for a second in the "
-        "consumer, and several worker processes (the README's production layout), since one process is bound by "
-        "one thread. Positions themselves are no longer the limit: a flush of 1,000 fixes takes about 30 ms on "
-        "SQLite (it took 1-3.5 s before this change; see the notes at the end).",
+        "Where the time goes (py-spy, uvicorn): the device socket takes location fixes in the event loop, "
+        "without the database (a process-wide buffer flushed once a second in one transaction: about 20 ms for "
+        "1,000 fixes on SQLite), and other events in one long-lived database thread that keeps its connection; "
+        "it holds each device's row and asks for pending commands only when one waits. HTTP costs more per "
+        "event: the POST is an async view with one trip to that thread, but Django still serves every request "
+        "through its middleware in a thread made for the request (WhiteNoise, outside ours, is sync-only), about "
+        "five crossings between the loop and threads, about 2 ms of CPU a request against 0.2 ms for the "
+        "trivial endpoint. What would close the HTTP gap: routing `POST /api/v1/device/events` past Django's "
+        "middleware in `config/asgi.py`, as the socket already is, and several worker processes; devices that "
+        "can hold a socket should use it for steady telemetry.",
     ]
     return "\n".join(lines)
 
