@@ -15,6 +15,7 @@ upgrade backends and harden the deployment:
   SECURE_SSL       "0" to turn off HTTPS-only cookies and redirects (behind
                    a proxy that terminates TLS but talks plain HTTP to clients: never)
   MAP_TILE_URL     tile server template for the maps; empty for no tiles
+  DATABASE_POOL_MAX  PostgreSQL connections per process (default 10)
   STATIC_ROOT      where collectstatic writes (default: staticfiles/ in the checkout)
 """
 
