@@ -87,6 +87,14 @@ def make_device(db):
 
 
 @pytest.fixture
+def camera(make_unit, make_device, rules):
+    """Unit 2A33 with body camera bc-1234 and its token: (unit, device, token)."""
+    unit = make_unit("2A33")
+    device, token = make_device("bc-1234", unit)
+    return unit, device, token
+
+
+@pytest.fixture
 def dispatcher(make_user):
     return make_user("dana", "dispatcher")
 

@@ -16,13 +16,6 @@ from tests.alerts.conftest import event, post_events
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def camera(make_unit, make_device, rules):
-    unit = make_unit("2A33")
-    device, token = make_device("bc-1234", unit)
-    return unit, device, token
-
-
 def test_a_retried_event_id_is_stored_once(camera):
     _, device, token = camera
     weapon = event("weapon_drawn", lat=38.627, lon=-90.199)

@@ -15,13 +15,6 @@ from tests.alerts.conftest import event, next_frame, post_events
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def camera(make_unit, make_device, rules):
-    unit = make_unit("2A33")
-    device, token = make_device("bc-1234", unit)
-    return unit, device, token
-
-
 CHALLENGE = 'Bearer realm="devices"'
 
 
