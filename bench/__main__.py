@@ -27,7 +27,7 @@ from bench import support
 BENCHMARKS = [
     ("alert_e2e", "1. Alert end to end, with Daphne and uvicorn side by side", 1, 420),
     ("stall", "2. The stall test", 2, 240),
-    ("ingest", "3. Ingest capacity, with Daphne and uvicorn side by side", 3, 420),
+    ("ingest", "3. Ingest capacity, with Daphne and uvicorn side by side", 3, 480),
     ("relay", "4. Relay: CPU per viewer and added latency", 4, 300),
     ("console_render", "5. The dispatcher console with 1,000 units and 500 open calls", 5, 240),
     ("fanout", "Console fan-out alone (events via Redis)", 6, 300),
