@@ -287,7 +287,8 @@ def run_ways(kind_server: str, env: dict, tokens: list[str], args) -> list[dict]
     with support.asgi_server(kind_server, env, app="bench.ingest:application") as (port, _server):
         for label, transport, path, batch, kind in plans:
             # The first plan on each endpoint warms it up (see run_load).
-            warm_up, _ = (transport, path) not in warmed, warmed.add((transport, path))
+            warm_up = (transport, path) not in warmed
+            warmed.add((transport, path))
             plan = {
                 "warm_up": warm_up,
                 "label": f"{kind_server}, {label}, {kind}",
