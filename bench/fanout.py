@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.support import wait_for_port  # noqa: E402 (after the path is set)
+from bench.support import cpu_model, free_port, raise_open_file_limit, wait_for_port  # noqa: E402 (after the path is set)
 
 FLOOR_CHANNEL = "bench:fanout:floor"
 EVENT_PADDING = "x" * 170  # an event frame of about 250 bytes, as in notes/realtime.md
@@ -50,29 +49,7 @@ def machine() -> str:
     """CPU model and count, and Python: the line every bench table starts with."""
     import platform
 
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-
-
-def raise_open_file_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return f"{cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
 # --- Server process: `fanout.py --serve daphne|uvicorn|floor --port N` ---

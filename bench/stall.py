@@ -335,7 +335,7 @@ def logged_after(seq: int) -> list[int]:
 def run_row(kind: str, args, cookie: str, api_token: str, env: dict[str, str]) -> dict:
     import psutil
 
-    from bench.fanout import free_port, wait_for_port
+    from bench.support import free_port, wait_for_port
     from events.services import head_seq
 
     port = free_port()
@@ -411,7 +411,8 @@ def main(argv: list[str] | None = None) -> str:
 
 def conduct(args) -> str:
     """Run every row; the markdown section."""
-    from bench.fanout import machine, raise_open_file_limit
+    from bench.fanout import machine
+    from bench.support import raise_open_file_limit
 
     raise_open_file_limit()
     workdir = tempfile.mkdtemp(prefix="beacon-stall-")
